@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -22,13 +23,16 @@
 
 namespace rebound::kafka {
 
+// The records below give every field an initializer so that designated initializers may leave
+// fields out without -Wmissing-field-initializers warnings.
+
 // Connection settings shared by producers and consumers.
 struct KafkaConfig {
   // Comma-separated bootstrap servers ("host:port,host:port").
-  std::string brokers;
+  std::string brokers{};
   // Any librdkafka property, passed through as is (security.protocol, sasl.*, ssl.*, ...).
   // Applied after Rebound's own defaults, so an operator can override them.
-  std::map<std::string, std::string> properties;
+  std::map<std::string, std::string> properties{};
 };
 
 // Parses "k1=v1;k2=v2" (also newline-separated) into properties. Fails on an entry without
@@ -36,16 +40,16 @@ struct KafkaConfig {
 absl::StatusOr<std::map<std::string, std::string>> ParseProperties(std::string_view text);
 
 struct Header {
-  std::string key;
-  std::string value;
+  std::string key{};
+  std::string value{};
 };
 
 // CloudEvents-style metadata carried as Kafka headers ce_id, ce_type, ce_source, ce_time and
-// content-type.
+// content-type (plus ce_specversion "1.0", which the CloudEvents Kafka binding requires).
 struct CloudEvent {
-  std::string id;
-  std::string type;    // e.g. "rebound.v1.ResponseReceived"
-  std::string source;  // e.g. "rebound/ingest"
+  std::string id{};
+  std::string type{};    // e.g. "rebound.v1.ResponseReceived"
+  std::string source{};  // e.g. "rebound/ingest"
   absl::Time time = absl::UnixEpoch();
   std::string content_type = "application/x-protobuf";
 };
@@ -58,21 +62,35 @@ std::optional<std::string> FindHeader(const std::vector<Header>& headers, std::s
 
 // A record to produce.
 struct OutRecord {
-  std::string topic;
-  std::string key;
-  std::string value;
-  std::vector<Header> headers;
+  std::string topic{};
+  std::string key{};
+  std::string value{};
+  std::vector<Header> headers{};
 };
 
 // A consumed record.
 struct Message {
-  std::string topic;
+  std::string topic{};
   int32_t partition = 0;
   int64_t offset = 0;
-  std::string key;
-  std::string value;
-  std::vector<Header> headers;
+  std::string key{};
+  std::string value{};
+  std::vector<Header> headers{};
   absl::Time timestamp = absl::UnixEpoch();
+};
+
+// Producer tuning. The defaults favour latency: a record waits at most `linger` for others to
+// share its batch.
+struct ProducerOptions {
+  // linger.ms: how long a record may wait so it can be batched with others.
+  absl::Duration linger = absl::Milliseconds(5);
+  // batch.num.messages: the most records in one batch.
+  int batch_num_messages = 10000;
+  // message.timeout.ms: after this long librdkafka gives up on a record and reports it failed,
+  // so a record Send reported as UNAVAILABLE does not stay in doubt forever.
+  absl::Duration delivery_timeout = absl::Seconds(10);
+  // How long the destructor waits for records still in flight.
+  absl::Duration close_timeout = absl::Seconds(5);
 };
 
 // Idempotent producer (enable.idempotence=true, acks=all). Thread-safe.
@@ -82,14 +100,20 @@ class Producer {
   // the service in broker logs.
   static absl::StatusOr<std::unique_ptr<Producer>> Create(const KafkaConfig& config,
                                                           std::string client_id);
+  // The same with explicit tuning.
+  static absl::StatusOr<std::unique_ptr<Producer>> Create(const KafkaConfig& config,
+                                                          std::string client_id,
+                                                          const ProducerOptions& options);
   virtual ~Producer() = default;
 
   // Produces one record and waits until the broker acknowledged it or `timeout` passed.
   // Returns OK once acknowledged; UNAVAILABLE when the broker cannot be reached in time (the
   // record may still be delivered later: callers rely on idempotency keys, never on this
-  // outcome meaning "not written"); INTERNAL on a fatal producer error, after which the
-  // producer rebuilds itself on the next call.
-  virtual absl::Status Send(const OutRecord& record, absl::Duration timeout = absl::Seconds(10)) = 0;
+  // outcome meaning "not written"); INTERNAL on a fatal producer error: every record not yet
+  // acknowledged then fails with INTERNAL and the producer rebuilds itself in the background,
+  // so the caller may simply send again.
+  virtual absl::Status Send(const OutRecord& record,
+                            absl::Duration timeout = absl::Seconds(10)) = 0;
 
   // Produces many records and waits for all acknowledgements. Returns one status per record,
   // in order.
@@ -124,6 +148,10 @@ class Consumer {
 
   // Leaves the group cleanly (commits what was marked, then closes).
   virtual void Close() = 0;
+
+  // The (topic, partition) pairs this member currently owns; changes only inside Poll(). For
+  // tests and diagnostics.
+  virtual std::vector<std::pair<std::string, int32_t>> Assignment() { return {}; }
 };
 
 // A consume-transform-produce loop in Kafka transactions: for each polled batch, the records
