@@ -28,6 +28,11 @@ find_library(CSV_LIBRARY csv REQUIRED)
 add_library(rebound_thirdparty_httplib INTERFACE)
 target_include_directories(rebound_thirdparty_httplib SYSTEM INTERFACE "${HTTPLIB_INCLUDE_DIR}")
 target_link_libraries(rebound_thirdparty_httplib INTERFACE OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+# Debian builds cpp-httplib as a split library (libcpp-httplib.so): the header alone does not
+# link, and the library's TLS/zlib/brotli defines change class layouts, so take both from its
+# pkg-config file.
+pkg_check_modules(CPPHTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+target_link_libraries(rebound_thirdparty_httplib INTERFACE PkgConfig::CPPHTTPLIB)
 add_library(rebound::httplib ALIAS rebound_thirdparty_httplib)
 
 add_library(rebound_thirdparty_mustache INTERFACE)
