@@ -41,6 +41,10 @@ kafka::KafkaConfig CommonOptions::Kafka() const {
   if (auto properties = kafka::ParseProperties(kafka_properties); properties.ok()) {
     config.properties = *std::move(properties);
   }
+  // Kept apart from the properties so the password can come from a Secret on its own.
+  if (!kafka_sasl_password.empty()) {
+    config.properties["sasl.password"] = kafka_sasl_password;
+  }
   return config;
 }
 
@@ -86,6 +90,9 @@ void AddCommonOptions(CLI::App& app, CommonOptions& options, const CommonDefault
                  "Extra librdkafka properties as k=v;k=v (security.protocol, sasl.*, ssl.*)")
       ->envname("REBOUND_KAFKA_PROPERTIES")
       ->capture_default_str();
+  app.add_option("--kafka-sasl-password", options.kafka_sasl_password,
+                 "SASL password for Kafka (sets sasl.password; empty: none)")
+      ->envname("REBOUND_KAFKA_SASL_PASSWORD");
 
   app.add_option("--redis-address", options.redis_address, "Redis host:port")
       ->envname("REBOUND_REDIS_ADDRESS")

@@ -30,7 +30,8 @@ struct CommonOptions {
   std::string http_address;  // host:port of /healthz, /readyz, /metrics (and service pages)
   // Kafka.
   std::string kafka_brokers = "127.0.0.1:9092";
-  std::string kafka_properties;  // "k=v;k=v" passed to librdkafka
+  std::string kafka_properties;     // "k=v;k=v" passed to librdkafka
+  std::string kafka_sasl_password;  // merged into the properties as sasl.password
   // Redis.
   std::string redis_address = "127.0.0.1:6379";
   std::string redis_password;
@@ -38,7 +39,7 @@ struct CommonOptions {
   // gRPC security.
   std::string tls_cert_file;
   std::string tls_key_file;
-  std::string api_token;  // bearer token required for mutations when non-empty
+  std::string api_token;    // bearer token required for mutations when non-empty
   bool auth_reads = false;  // also require the token for reads
   // Seconds to finish in-flight work after SIGTERM before giving up.
   int shutdown_grace_seconds = 20;
@@ -56,6 +57,7 @@ struct CommonDefaults {
 //   --log-format REBOUND_LOG_FORMAT, --log-level REBOUND_LOG_LEVEL,
 //   --grpc-address REBOUND_GRPC_ADDRESS, --http-address REBOUND_HTTP_ADDRESS,
 //   --kafka-brokers REBOUND_KAFKA_BROKERS, --kafka-properties REBOUND_KAFKA_PROPERTIES,
+//   --kafka-sasl-password REBOUND_KAFKA_SASL_PASSWORD,
 //   --redis-address REBOUND_REDIS_ADDRESS, --redis-password REBOUND_REDIS_PASSWORD,
 //   --redis-prefix REBOUND_REDIS_PREFIX, --tls-cert-file REBOUND_TLS_CERT_FILE,
 //   --tls-key-file REBOUND_TLS_KEY_FILE, --api-token REBOUND_API_TOKEN,
