@@ -26,8 +26,7 @@ TEST(DomainTest, CaseIdIsStableAndDistinct) {
   EXPECT_EQ(CaseIdForResponse("r-1"), CaseIdForResponse("r-1"));
   EXPECT_NE(CaseIdForResponse("r-1"), CaseIdForResponse("r-2"));
   EXPECT_THAT(CaseIdForResponse("r-1"), testing::MatchesRegex("case-[0-9a-f]{20}"));
-  EXPECT_EQ(Sha256Hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(DomainTest, ResolutionNamesRoundTrip) {

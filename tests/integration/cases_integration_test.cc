@@ -480,8 +480,7 @@ TEST_F(CasesIntegrationTest, WatchResumesFromCursor) {
     auto reader = stub_->WatchCases(context.get(), request);
     v1::WatchCasesResponse response;
     while (reader->Read(&response)) {
-      if (response.event().case_id() == c.case_id() &&
-          response.event().change().kind() == "note") {
+      if (response.event().case_id() == c.case_id() && response.event().change().kind() == "note") {
         break;
       }
     }

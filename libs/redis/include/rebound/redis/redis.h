@@ -34,8 +34,8 @@ struct RedisConfig {
 struct Reply {
   enum class Type { kNil, kString, kInteger, kArray, kStatus };
   Type type = Type::kNil;
-  std::string str;       // kString and kStatus
-  int64_t integer = 0;   // kInteger
+  std::string str;              // kString and kStatus
+  int64_t integer = 0;          // kInteger
   std::vector<Reply> elements;  // kArray
 
   bool IsNil() const { return type == Type::kNil; }

@@ -17,7 +17,7 @@ namespace rebound::runtime {
 
 struct GrpcServerOptions {
   std::string address = "0.0.0.0:50051";  // port 0 picks a free one
-  std::string tls_cert_file;  // PEM; TLS is on when both files are set
+  std::string tls_cert_file;              // PEM; TLS is on when both files are set
   std::string tls_key_file;
 };
 

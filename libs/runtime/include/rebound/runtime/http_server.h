@@ -38,8 +38,7 @@ class HttpServer {
  public:
   // `registry` is exported on /metrics; it must outlive the server. `ready` answers /readyz
   // (OK: 200; otherwise 503 with the message).
-  HttpServer(std::shared_ptr<prometheus::Registry> registry,
-             std::function<absl::Status()> ready);
+  HttpServer(std::shared_ptr<prometheus::Registry> registry, std::function<absl::Status()> ready);
   ~HttpServer();
 
   // Adds a route before Start(). `path` is exact, or ends in "*" to match a prefix.
