@@ -57,8 +57,8 @@ void AddClassifierOptions(CLI::App& app, ClassifierConfig& config) {
   app.add_option("--dead-letter-topic", config.dead_letter_topic,
                  "Topic of records that cannot be decoded (default: <responses topic>.dlq)")
       ->envname("REBOUND_DEAD_LETTER_TOPIC");
-  app.add_option("--group-id", config.group_id, "Kafka consumer group of the classifiers")
-      ->envname("REBOUND_CLASSIFIER_GROUP_ID")
+  app.add_option("--consumer-group", config.group_id, "Kafka consumer group of the classifiers")
+      ->envname("REBOUND_CONSUMER_GROUP")
       ->capture_default_str();
   app.add_option("--transactional-id-prefix", config.transactional_id_prefix,
                  "Prefix of the Kafka transactional id (<prefix>-<instance id>)")
@@ -98,7 +98,7 @@ absl::Status ValidateClassifierConfig(ClassifierConfig& config) {
                    "must differ from the responses and detractors topics");
   }
   if (config.group_id.empty()) {
-    return Invalid("--group-id", "REBOUND_CLASSIFIER_GROUP_ID", "must not be empty");
+    return Invalid("--consumer-group", "REBOUND_CONSUMER_GROUP", "must not be empty");
   }
   if (config.transactional_id_prefix.empty()) {
     return Invalid("--transactional-id-prefix", "REBOUND_TRANSACTIONAL_ID_PREFIX",

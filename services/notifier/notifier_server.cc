@@ -47,14 +47,14 @@ std::string BinaryDir(const std::string& argv0) {
 
 void AddNotifierOptions(CLI::App& app, NotifierOptions& o) {
   runtime::AddCommonOptions(app, o.common, {.grpc_port = 0, .http_port = 8084});
-  app.add_option("--events-topic", o.events_topic, "Topic of CaseEvents to consume")
-      ->envname("REBOUND_EVENTS_TOPIC")
+  app.add_option("--case-events-topic", o.events_topic, "Topic of CaseEvents to consume")
+      ->envname("REBOUND_CASE_EVENTS_TOPIC")
       ->capture_default_str();
-  app.add_option("--dlq-topic", o.dlq_topic,
+  app.add_option("--dead-letter-topic", o.dlq_topic,
                  "Dead-letter topic for events that cannot be mailed (default <events-topic>.dlq)")
-      ->envname("REBOUND_DLQ_TOPIC");
-  app.add_option("--group-id", o.group_id, "Kafka consumer group")
-      ->envname("REBOUND_GROUP_ID")
+      ->envname("REBOUND_DEAD_LETTER_TOPIC");
+  app.add_option("--consumer-group", o.group_id, "Kafka consumer group")
+      ->envname("REBOUND_CONSUMER_GROUP")
       ->capture_default_str();
   app.add_option("--smtp-url", o.smtp_url, "SMTP server: smtp://host:port or smtps://host:port")
       ->envname("REBOUND_SMTP_URL")
@@ -134,16 +134,16 @@ absl::Status ValidateNotifierOptions(NotifierOptions& o, const std::string& argv
     return s;
   }
   if (o.events_topic.empty()) {
-    return FlagError("--events-topic", "REBOUND_EVENTS_TOPIC", "must not be empty");
+    return FlagError("--case-events-topic", "REBOUND_CASE_EVENTS_TOPIC", "must not be empty");
   }
   if (o.dlq_topic.empty()) {
     o.dlq_topic = o.events_topic + ".dlq";
   }
   if (o.dlq_topic == o.events_topic) {
-    return FlagError("--dlq-topic", "REBOUND_DLQ_TOPIC", "must differ from --events-topic");
+    return FlagError("--dead-letter-topic", "REBOUND_DEAD_LETTER_TOPIC", "must differ from --case-events-topic");
   }
   if (o.group_id.empty()) {
-    return FlagError("--group-id", "REBOUND_GROUP_ID", "must not be empty");
+    return FlagError("--consumer-group", "REBOUND_CONSUMER_GROUP", "must not be empty");
   }
   absl::StatusOr<mail::StartTls> starttls = mail::ParseStartTls(o.smtp_starttls);
   if (!starttls.ok()) {

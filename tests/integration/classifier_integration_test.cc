@@ -62,7 +62,7 @@ class Classifier {
         {"REBOUND_RESPONSES_TOPIC", names.input},
         {"REBOUND_DETRACTORS_TOPIC", names.output},
         {"REBOUND_DEAD_LETTER_TOPIC", names.dlq},
-        {"REBOUND_CLASSIFIER_GROUP_ID", names.group},
+        {"REBOUND_CONSUMER_GROUP", names.group},
         {"REBOUND_TRANSACTIONAL_ID_PREFIX", names.group},
         {"REBOUND_INSTANCE_ID", instance},
         {"REBOUND_RULES_FILE", SourcePath("services/classifier/config/rules.json")},
