@@ -3,7 +3,10 @@
 
 # Warnings for our own code only; third-party headers are included as SYSTEM.
 function(rb_set_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-unused-parameter)
+  # Designated initializers that leave members at their defaults are intended (C++20 style), so
+  # -Wmissing-field-initializers is off.
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-unused-parameter
+                                           -Wno-missing-field-initializers)
   if(REBOUND_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

@@ -306,7 +306,12 @@ runtime::HttpResponse LinkPages::Handle(const runtime::HttpRequest& request, boo
   if (auto it = request.query.find("note"); it != request.query.end()) {
     note = it->second;
   }
-  if (note.size() > kMaxNoteLength) {
+  if (!IsValidUtf8(note)) {
+    return ErrorPage(400, "The note could not be read",
+                     "The browser sent the note in an encoding Rebound cannot read. Go back, "
+                     "type the note again and confirm. Nothing was changed.");
+  }
+  if (CountChars(note) > kMaxNoteLength) {
     return ErrorPage(400, "The note is too long",
                      "Notes can have at most 2,000 characters. Go back, shorten it and confirm "
                      "again. Nothing was changed.");

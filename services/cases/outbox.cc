@@ -65,6 +65,8 @@ absl::Status OutboxPublisher::EnsureGroup() {
   return absl::OkStatus();
 }
 
+std::string OutboxPublisher::ParkedKey() const { return options_.outbox_key + ":parked"; }
+
 absl::StatusOr<int> OutboxPublisher::DrainOnce() {
   if (absl::Status s = EnsureGroup(); !s.ok()) {
     return s;
@@ -135,6 +137,22 @@ absl::StatusOr<int> OutboxPublisher::DrainOnce() {
       if (results[r].ok()) {
         done.push_back(entries[record_entry[r]].stream_id);
         ++published;
+      } else if (absl::IsInvalidArgument(results[r])) {
+        // The broker will never take this record (too large, say). Left pending it would come
+        // back first in every round and hold up the whole outbox, so park it beside the outbox
+        // for an operator and move on.
+        metrics_.outbox_failures.Increment();
+        const Entry& entry = entries[record_entry[r]];
+        auto parked =
+            redis_.Command({"XADD", ParkedKey(), "*", "id", entry.event_id, "ev", records[r].value,
+                            "reason", std::string(results[r].message())});
+        if (parked.ok()) {
+          done.push_back(entry.stream_id);
+        }
+        runtime::Logger("cases")->error("outbox event {} can never be published ({}); {} {}",
+                                        entry.event_id, std::string(results[r].message()),
+                                        parked.ok() ? "parked in" : "could not park it in",
+                                        ParkedKey());
       } else {
         metrics_.outbox_failures.Increment();
         runtime::Logger("cases")->warn("publishing {} failed, will retry: {}",

@@ -41,8 +41,12 @@ class OutboxPublisher {
   ~OutboxPublisher();
 
   // Publishes what is waiting (one batch of at most options.batch entries). Returns how many
-  // entries were published and removed.
+  // entries were published and removed. An entry the broker refuses for good (INVALID_ARGUMENT:
+  // too large, malformed) moves to the stream ParkedKey() with the reason, so that it cannot
+  // hold up the entries behind it.
   absl::StatusOr<int> DrainOnce();
+  // "<outbox key>:parked": entries the broker refused for good, with field "reason".
+  std::string ParkedKey() const;
 
   // Runs DrainOnce in a thread every `interval` (at once again while batches come back full).
   void Start();

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -16,9 +17,15 @@
 
 namespace rebound::cases {
 
-// Longest accepted actor name and note, in characters (bytes of UTF-8; close enough for limits).
+// Longest accepted actor name and note, in characters (code points).
 inline constexpr size_t kMaxActorLength = 200;
 inline constexpr size_t kMaxNoteLength = 2000;
+
+// True when `text` is well-formed UTF-8. Case records are proto3, whose string fields must be
+// UTF-8: a record holding anything else could no longer be parsed once stored.
+bool IsValidUtf8(std::string_view text);
+// Code points of well-formed UTF-8 `text`.
+size_t CountChars(std::string_view text);
 
 // A computed change: the case after it, the history entry it appended and the event type it
 // publishes.

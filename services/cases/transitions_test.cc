@@ -141,6 +141,30 @@ TEST(ChangeResolutionTest, RejectsUnspecifiedAndBadActor) {
   EXPECT_THAT(std::string(long_note.status().message()), ::testing::StartsWith("note:"));
 }
 
+TEST(ChangeResolutionTest, NoteMustBeUtf8AndIsCountedInCharacters) {
+  v1::Case c = Opened();
+  // A form post can carry any bytes; stored, they would make the case record unparseable.
+  auto latin1 = ChangeResolution(c, v1::RESOLUTION_RESOLVED,
+                                 {.actor = "a", .note = "called M\xfcller back"}, kNow);
+  EXPECT_EQ(latin1.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(latin1.status().message()), "note: must be valid UTF-8");
+  auto bad_actor = AddNote(c, {.actor = "\xc0\xaf", .note = "n"}, kNow);
+  EXPECT_THAT(std::string(bad_actor.status().message()), ::testing::StartsWith("actor:"));
+
+  // 2000 characters of two bytes each fit; 2001 do not.
+  std::string umlauts;
+  for (int i = 0; i < 2000; ++i) {
+    umlauts += "\u00fc";
+  }
+  EXPECT_TRUE(AddNote(c, {.actor = "a", .note = umlauts}, kNow).ok());
+  EXPECT_FALSE(AddNote(c, {.actor = "a", .note = umlauts + "x"}, kNow).ok());
+
+  EXPECT_TRUE(IsValidUtf8("gr\u00fc\u00df \U0001F600"));
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));  // a surrogate
+  EXPECT_FALSE(IsValidUtf8("\xe2\x82"));      // cut short
+  EXPECT_EQ(CountChars("gr\u00fc\u00df"), 4u);
+}
+
 TEST(ChangeResolutionTest, ReopenWithInProgressOpensAgain) {
   auto closed = ChangeResolution(Opened(), v1::RESOLUTION_NOT_AN_ISSUE, {.actor = "a"}, kNow);
   ASSERT_TRUE(closed.ok());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "rebound/domain/domain.h"
 #include "rebound/runtime/log.h"
@@ -32,6 +33,13 @@ kafka::OutRecord DeadLetter(const kafka::Message& message, const std::string& to
       {"rebound-dlq-origin",
        absl::StrCat(message.topic, "/", message.partition, "/", message.offset)});
   return record;
+}
+
+// The kafka library reports a fenced or fatally failed producer as FAILED_PRECONDITION and a
+// fatally failed consumer as INTERNAL "... failed fatally"; neither recovers by itself.
+bool IsFatalProcessorError(const absl::Status& status) {
+  return absl::IsFailedPrecondition(status) ||
+         (absl::IsInternal(status) && absl::StrContains(status.message(), "failed fatally"));
 }
 
 }  // namespace
@@ -196,6 +204,7 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
     return processor.status();
   }
   server->processor_ = std::move(*processor);
+  server->has_processor_ = true;
 
   ClassifierServer* self = server.get();
   server->http_ =
@@ -221,6 +230,9 @@ absl::Status ClassifierServer::Ready() {
   if (!running_.load()) {
     return absl::UnavailableError("the processing loop is not running");
   }
+  if (!has_processor_.load()) {
+    return absl::UnavailableError("kafka: the transactional processor is being rebuilt");
+  }
   auto pong = redis_->Command({"PING"});
   if (!pong.ok()) {
     return absl::UnavailableError(absl::StrCat("redis: ", std::string(pong.status().message())));
@@ -234,8 +246,12 @@ void ClassifierServer::Loop() {
   };
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop_.load()) {
-    auto committed = processor_->RunOnce(transform, absl::Milliseconds(config_.poll_timeout_ms),
-                                         config_.max_batch);
+    // Without a processor (a rebuild failed), try again after the backoff below.
+    absl::StatusOr<int> committed = absl::UnavailableError("kafka: no transactional processor");
+    if (processor_ != nullptr || RebuildProcessor()) {
+      committed = processor_->RunOnce(transform, absl::Milliseconds(config_.poll_timeout_ms),
+                                      config_.max_batch);
+    }
     if (committed.ok()) {
       transformer_->Commit();
       backoff = absl::Milliseconds(100);
@@ -247,6 +263,16 @@ void ClassifierServer::Loop() {
     metrics_->batch_failures.Add({}).Increment();
     Log()->warn("batch aborted, retrying in {} ms: {}", absl::ToInt64Milliseconds(backoff),
                 std::string(committed.status().message()));
+    if (processor_ != nullptr && IsFatalProcessorError(committed.status())) {
+      // A fenced or fatally failed producer (or consumer) answers every later call with the
+      // same error, so retrying it would stall the partitions for good: build a new one. Its
+      // init_transactions aborts whatever the old one left open, and the uncommitted batch is
+      // read again from the committed offsets.
+      if (RebuildProcessor()) {
+        backoff = absl::Milliseconds(100);
+        continue;
+      }
+    }
     // Sleep in short steps so that a shutdown is not held up by the backoff.
     const absl::Time until = absl::Now() + backoff;
     while (!stop_.load() && absl::Now() < until) {
@@ -255,6 +281,26 @@ void ClassifierServer::Loop() {
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
   running_ = false;
+}
+
+bool ClassifierServer::RebuildProcessor() {
+  Log()->error("rebuilding the transactional processor {}", config_.TransactionalId());
+  if (processor_ != nullptr) {
+    processor_->Close();
+    processor_.reset();
+    has_processor_ = false;
+  }
+  auto processor =
+      kafka::TransactionalProcessor::Create(config_.common.Kafka(), config_.group_id,
+                                            {config_.responses_topic}, config_.TransactionalId());
+  if (!processor.ok()) {
+    Log()->error("cannot rebuild the transactional processor: {}",
+                 std::string(processor.status().message()));
+    return false;
+  }
+  processor_ = std::move(*processor);
+  has_processor_ = true;
+  return true;
 }
 
 void ClassifierServer::Shutdown() {

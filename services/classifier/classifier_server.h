@@ -91,6 +91,8 @@ class ClassifierServer {
   explicit ClassifierServer(const ClassifierConfig& config);
   absl::Status Ready();
   void Loop();
+  // Replaces a fenced or fatally failed processor; false (and no processor) when Kafka refused.
+  bool RebuildProcessor();
 
   ClassifierConfig config_;
   ClassifierRules rules_;
@@ -104,6 +106,8 @@ class ClassifierServer {
   std::unique_ptr<runtime::HttpServer> http_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
+  // Read by the readiness probe; processor_ itself belongs to the loop thread.
+  std::atomic<bool> has_processor_{false};
   std::thread loop_;
 };
 

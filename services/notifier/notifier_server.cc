@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -140,7 +141,8 @@ absl::Status ValidateNotifierOptions(NotifierOptions& o, const std::string& argv
     o.dlq_topic = o.events_topic + ".dlq";
   }
   if (o.dlq_topic == o.events_topic) {
-    return FlagError("--dead-letter-topic", "REBOUND_DEAD_LETTER_TOPIC", "must differ from --case-events-topic");
+    return FlagError("--dead-letter-topic", "REBOUND_DEAD_LETTER_TOPIC",
+                     "must differ from --case-events-topic");
   }
   if (o.group_id.empty()) {
     return FlagError("--consumer-group", "REBOUND_CONSUMER_GROUP", "must not be empty");
@@ -510,8 +512,21 @@ absl::StatusOr<std::unique_ptr<NotifierServer>> NotifierServer::Create(
     return producer.status();
   }
   s.producer = std::move(*producer);
+  // One event may take retry_max_seconds of SMTP retries plus a last attempt. Had the group
+  // not heard a poll for longer than max.poll.interval.ms (librdkafka: 5 minutes), it would
+  // hand the partition to another replica mid-send, and both would mail the event. Events are
+  // therefore polled one at a time (see Run) and the interval covers one event's worst case.
+  kafka::KafkaConfig consumer_config = kafka_config;
+  if (consumer_config.properties.count("max.poll.interval.ms") == 0) {
+    // librdkafka accepts at most one day.
+    const int64_t worst_case_seconds = int64_t{options.retry_max_seconds} +
+                                       options.smtp_timeout_seconds +
+                                       options.smtp_connect_timeout_seconds + 60;
+    consumer_config.properties["max.poll.interval.ms"] =
+        absl::StrCat(std::clamp<int64_t>(worst_case_seconds, 300, 86400) * 1000);
+  }
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
-      kafka::Consumer::Create(kafka_config, options.group_id, {options.events_topic});
+      kafka::Consumer::Create(consumer_config, options.group_id, {options.events_topic});
   if (!consumer.ok()) {
     return consumer.status();
   }
@@ -538,11 +553,14 @@ absl::StatusOr<std::unique_ptr<NotifierServer>> NotifierServer::Create(
 }
 
 int NotifierServer::Run(runtime::ShutdownSignal& shutdown) {
+  // One at a time: the time between polls must stay within max.poll.interval.ms (see Create);
+  // librdkafka prefetches, so this costs no round trips.
+  constexpr int kEventsPerPoll = 1;
   Impl& s = *impl_;
   s.ready = true;
   while (!shutdown.Requested()) {
     absl::StatusOr<std::vector<kafka::Message>> batch =
-        s.consumer->Poll(absl::Milliseconds(500), 50);
+        s.consumer->Poll(absl::Milliseconds(500), kEventsPerPoll);
     if (!batch.ok()) {
       s.log->error("consumer poll failed: {}", std::string(batch.status().message()));
       shutdown.WaitFor(absl::Seconds(1));
