@@ -37,6 +37,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.error
@@ -203,9 +204,12 @@ def create_topics(brokers, topics, partitions, log_path=None):
     if not os.path.isdir(libs):
         raise PipelineError(f"Kafka jars missing in {libs}: run scripts/bootstrap")
 
+    # The tool logs through the broker's log4j2 file: keep that file out of the caller's folder.
+    logs_dir = os.path.dirname(log_path) if log_path else tempfile.gettempdir()
+
     def one(topic):
         argv = ["java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto",
-                "-Xmx128m", "-Djava.awt.headless=true",
+                "-Xmx128m", "-Djava.awt.headless=true", f"-Dkafka.logs.dir={logs_dir}",
                 f"-Dlog4j2.configurationFile={os.path.join(KAFKA_CONF_DIR, 'log4j2.properties')}",
                 "-cp", os.path.join(libs, "*"), "org.apache.kafka.tools.TopicCommand",
                 "--bootstrap-server", brokers, "--create", "--if-not-exists",
