@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "rebound/domain/utf8.h"
 #include "rebound/v1/case.pb.h"
 #include "rebound/v1/case_service.pb.h"
 #include "rebound/v1/events.pb.h"
@@ -21,11 +22,10 @@ namespace rebound::cases {
 inline constexpr size_t kMaxActorLength = 200;
 inline constexpr size_t kMaxNoteLength = 2000;
 
-// True when `text` is well-formed UTF-8. Case records are proto3, whose string fields must be
-// UTF-8: a record holding anything else could no longer be parsed once stored.
-bool IsValidUtf8(std::string_view text);
-// Code points of well-formed UTF-8 `text`.
-size_t CountChars(std::string_view text);
+// Case records are proto3, whose string fields must be UTF-8: a record holding anything else
+// could no longer be parsed once stored, so every text is checked with domain::IsValidUtf8.
+using domain::CountChars;
+using domain::IsValidUtf8;
 
 // A computed change: the case after it, the history entry it appended and the event type it
 // publishes.

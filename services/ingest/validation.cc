@@ -10,56 +10,14 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "rebound/domain/utf8.h"
 
 namespace rebound::ingest {
 namespace {
 
 constexpr char kFieldPayloadUrl[] = "type.rebound.dev/ingest.field";
 
-// Decodes the code point starting at `pos` and advances `pos` past it. Returns nullopt for an
-// ill-formed sequence (overlong forms, surrogates and values above U+10FFFF included), leaving
-// `pos` where it was.
-std::optional<char32_t> DecodeNext(std::string_view text, size_t& pos) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(pos);
-  if (lead < 0x80) {
-    ++pos;
-    return lead;
-  }
-  size_t length = 0;
-  char32_t cp = 0;
-  char32_t min = 0;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2;
-    cp = lead & 0x1F;
-    min = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3;
-    cp = lead & 0x0F;
-    min = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4;
-    cp = lead & 0x07;
-    min = 0x10000;
-  } else {
-    return std::nullopt;
-  }
-  if (pos + length > text.size()) {
-    return std::nullopt;
-  }
-  for (size_t i = 1; i < length; ++i) {
-    const unsigned char next = byte(pos + i);
-    if ((next & 0xC0) != 0x80) {
-      return std::nullopt;
-    }
-    cp = (cp << 6) | (next & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return std::nullopt;
-  }
-  pos += length;
-  return cp;
-}
+using domain::DecodeNext;
 
 bool IsSpace(char32_t cp) {
   return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
@@ -262,26 +220,6 @@ FieldError FieldErrorOf(const absl::Status& status) {
   const std::string prefix = error.field + ": ";
   error.message = message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
   return error;
-}
-
-bool IsValidUtf8(std::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    if (!DecodeNext(text, pos)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-size_t CountChars(std::string_view text) {
-  size_t count = 0;
-  for (char c : text) {
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
-      ++count;
-    }
-  }
-  return count;
 }
 
 std::string Trim(std::string_view text) {

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "rebound/domain/utf8.h"
 #include "rebound/v1/survey.pb.h"
 
 namespace rebound::ingest {
@@ -49,9 +50,9 @@ FieldError FieldErrorOf(const absl::Status& status);
 
 // --- Text helpers -------------------------------------------------------------------------
 
-bool IsValidUtf8(std::string_view text);
-// Number of code points of valid UTF-8 `text`.
-size_t CountChars(std::string_view text);
+// UTF-8 checks and code-point counts come from libs/domain, shared with the case service.
+using domain::CountChars;
+using domain::IsValidUtf8;
 // Removes leading and trailing whitespace (ASCII and the Unicode space characters).
 std::string Trim(std::string_view text);
 // Trims and replaces every run of whitespace (including newlines and tabs) with one space.
