@@ -77,8 +77,9 @@ void ConsumerImpl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Error
   } else {
     Log()->error("{}: rebalance failed: {}", group_id_, RdKafka::err2str(err));
   }
-  // Commit() is synchronous, so every processed offset is already committed here and the
-  // next owner starts after it; the hook lets a transaction in progress be abandoned.
+  // Commit() is synchronous, so every offset committed that way is already stored here and the
+  // next owner starts after it (CommitAsync() callers accept a re-read); the hook lets a
+  // transaction in progress be abandoned.
   for (const RdKafka::TopicPartition* tp : partitions) {
     revoked_in_poll_.emplace(tp->topic(), tp->partition());
   }
@@ -166,6 +167,20 @@ absl::Status ConsumerImpl::Commit(const std::vector<Message>& messages) {
       return ErrorStatus(tp->err(),
                          absl::StrCat("kafka commit of ", tp->topic(), "[", tp->partition(), "]"));
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConsumerImpl::CommitAsync(const Message& message) {
+  if (closed_) {
+    return absl::FailedPreconditionError("kafka consumer is closed");
+  }
+  PartitionList offsets;
+  NextOffsets({message}, offsets);
+  // The result arrives later and is not waited for (see kafka.h); a failed asynchronous
+  // commit only means the record may be read again.
+  if (RdKafka::ErrorCode err = handle_->commitAsync(offsets.list); err != RdKafka::ERR_NO_ERROR) {
+    return ErrorStatus(err, "kafka commit");
   }
   return absl::OkStatus();
 }

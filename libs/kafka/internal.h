@@ -86,6 +86,7 @@ class ConsumerImpl final : public Consumer, public RdKafka::RebalanceCb {
   absl::StatusOr<std::vector<Message>> Poll(absl::Duration timeout, int max_messages) override;
   absl::Status Commit(const Message& message) override;
   absl::Status Commit(const std::vector<Message>& messages) override;
+  absl::Status CommitAsync(const Message& message) override;
   void Close() override;
   std::vector<std::pair<std::string, int32_t>> Assignment() override;
 

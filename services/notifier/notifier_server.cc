@@ -574,8 +574,10 @@ int NotifierServer::Run(runtime::ShutdownSignal& shutdown) {
       if (s.Process(message, shutdown) == Impl::Outcome::kAborted) {
         break;
       }
-      if (absl::Status st = s.consumer->Commit(message); !st.ok()) {
-        // The Redis record keeps a redelivery from mailing again.
+      // Asynchronous: the Redis record written before this keeps a record that is read again
+      // (a commit lost to a crash or rebalance) from mailing again, so the notifier need not
+      // wait a broker round trip per mail.
+      if (absl::Status st = s.consumer->CommitAsync(message); !st.ok()) {
         s.log->warn("commit of {}/{}@{} failed: {}", message.topic, message.partition,
                     message.offset, std::string(st.message()));
       }

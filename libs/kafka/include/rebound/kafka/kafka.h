@@ -146,6 +146,13 @@ class Consumer {
   // Commits the highest offset+1 per partition of all `messages` synchronously.
   virtual absl::Status Commit(const std::vector<Message>& messages) = 0;
 
+  // Sends the commit of offset+1 of `message`'s partition without waiting for the broker.
+  // Cheaper per record than Commit(), but a crash or rebalance right after it may leave the
+  // record uncommitted, so the next owner reads it again: use it only where handling a record
+  // twice is harmless (the notifier checks its Redis record first). Close() waits for commits
+  // still in flight. The default implementation commits synchronously.
+  virtual absl::Status CommitAsync(const Message& message) { return Commit(message); }
+
   // Leaves the group cleanly (commits what was marked, then closes).
   virtual void Close() = 0;
 
