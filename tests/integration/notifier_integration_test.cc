@@ -3,6 +3,7 @@
 // kill -9 and restart; a 451 retried into one delivery; a 550 dead-lettered without a mail.
 #include <signal.h>
 
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <set>
@@ -354,7 +355,16 @@ TEST_F(NotifierIntegrationTest, KillNineAndRestartMailsEveryEventExactlyOnce) {
   for (int i = 0; i < kEvents; ++i) {
     EXPECT_EQ(FindMail(rcpt(i)).size(), i < kPremarked ? 0u : 1u) << "event " << i;
   }
-  EXPECT_THAT(Metrics(), HasSubstr("rebound_notifier_duplicates_skipped_total 0"));
+  // Offsets are committed asynchronously, so events mailed just before the kill may be read
+  // again after the restart; the Redis record makes the new process skip them (counted here),
+  // which the exactly-once checks above confirm. Nothing after the stuck event was mailed
+  // before the kill, so at most the events before it can be skipped.
+  const std::string metrics = Metrics();
+  const std::string name = "rebound_notifier_duplicates_skipped_total ";
+  const size_t at = metrics.find(name);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  const int skipped = std::atoi(metrics.c_str() + at + name.size());
+  EXPECT_LE(skipped, kStuck);
 }
 
 TEST_F(NotifierIntegrationTest, TransientReplyIsRetriedIntoOneMail) {
