@@ -80,8 +80,13 @@ void ConsumerImpl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Error
   // Commit() is synchronous, so every offset committed that way is already stored here and the
   // next owner starts after it (CommitAsync() callers accept a re-read); the hook lets a
   // transaction in progress be abandoned.
-  for (const RdKafka::TopicPartition* tp : partitions) {
-    revoked_in_poll_.emplace(tp->topic(), tp->partition());
+  if (poll_batch_ != nullptr) {
+    std::erase_if(*poll_batch_, [&partitions](const Message& m) {
+      return std::any_of(partitions.begin(), partitions.end(),
+                         [&m](const RdKafka::TopicPartition* tp) {
+                           return tp->partition() == m.partition && tp->topic() == m.topic;
+                         });
+    });
   }
   if (revoke_hook_) {
     revoke_hook_(partitions);
@@ -101,7 +106,12 @@ absl::StatusOr<std::vector<Message>> ConsumerImpl::Poll(absl::Duration timeout, 
     return absl::FailedPreconditionError("kafka consumer is closed");
   }
   std::vector<Message> out;
-  revoked_in_poll_.clear();
+  poll_batch_ = &out;
+  // Every return below leaves Poll(): the batch must not be touched by a later rebalance.
+  struct ClearBatch {
+    std::vector<Message>** batch;
+    ~ClearBatch() { *batch = nullptr; }
+  } clear_batch{&poll_batch_};
   absl::Time deadline = absl::Now() + timeout;
   // Short waits keep the caller responsive to shutdown; once something arrived, only what is
   // already fetched is added to the batch.
@@ -136,11 +146,6 @@ absl::StatusOr<std::vector<Message>> ConsumerImpl::Poll(absl::Duration timeout, 
     if (!out.empty() || absl::Now() >= deadline) {
       break;
     }
-  }
-  if (!revoked_in_poll_.empty()) {
-    std::erase_if(out, [this](const Message& m) {
-      return revoked_in_poll_.count({m.topic, m.partition}) > 0;
-    });
   }
   return out;
 }

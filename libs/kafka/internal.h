@@ -104,9 +104,11 @@ class ConsumerImpl final : public Consumer, public RdKafka::RebalanceCb {
   std::string group_id_;
   EventLogger events_;
   RevokeHook revoke_hook_;
-  // Partitions given up while a Poll() was collecting; their records are dropped from that
-  // batch because the next owner reads them again from the committed offset.
-  std::set<std::pair<std::string, int32_t>> revoked_in_poll_;
+  // The batch a Poll() is collecting, or null outside Poll(). When partitions are revoked
+  // meanwhile, their records collected so far are dropped at once: the next owner (perhaps
+  // this consumer again, after an eager rebalance) reads them again from the committed offset.
+  // Records fetched after a new assignment are kept, since the position has moved past them.
+  std::vector<Message>* poll_batch_ = nullptr;
   std::unique_ptr<RdKafka::KafkaConsumer> handle_;
   bool closed_ = false;
 };
