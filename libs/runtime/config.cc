@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,7 @@ std::string Name(std::string_view flag, std::string_view env) {
 }
 
 absl::Status Invalid(std::string_view flag, std::string_view env, std::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(Name(flag, env), ": ", AbslView(problem)));
+  return InvalidSetting(AbslView(flag), AbslView(env), AbslView(problem));
 }
 
 absl::Status CheckReadableFile(const std::string& path, std::string_view flag,
@@ -33,6 +34,26 @@ absl::Status CheckReadableFile(const std::string& path, std::string_view flag,
 }
 
 }  // namespace
+
+absl::Status InvalidSetting(absl::string_view flag, absl::string_view env,
+                            absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(flag, " (", env, "): ", problem));
+}
+
+absl::Status CheckSettingRange(int64_t value, int64_t min, int64_t max, absl::string_view flag,
+                               absl::string_view env) {
+  if (value < min || value > max) {
+    return InvalidSetting(flag, env,
+                          absl::StrCat(value, " is out of range; use ", min, " to ", max));
+  }
+  return absl::OkStatus();
+}
+
+std::string BinaryDirectory() {
+  std::error_code error;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  return error ? "." : exe.parent_path().string();
+}
 
 kafka::KafkaConfig CommonOptions::Kafka() const {
   kafka::KafkaConfig config;

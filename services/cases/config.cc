@@ -4,21 +4,6 @@
 #include "rebound/token/token.h"
 
 namespace rebound::cases {
-namespace {
-
-absl::Status Invalid(const std::string& flag, const std::string& env, const std::string& problem) {
-  return absl::InvalidArgumentError(absl::StrCat(flag, " (", env, "): ", problem));
-}
-
-absl::Status CheckRange(int value, int min, int max, const std::string& flag,
-                        const std::string& env) {
-  if (value < min || value > max) {
-    return Invalid(flag, env, absl::StrCat(value, " is out of range; use ", min, " to ", max));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 void AddCasesOptions(CLI::App& app, CasesConfig& config) {
   runtime::AddCommonOptions(app, config.common, {.grpc_port = 50052, .http_port = 8082});
@@ -68,42 +53,49 @@ absl::Status ValidateCasesConfig(const CasesConfig& config) {
     return s;
   }
   if (config.detractors_topic.empty()) {
-    return Invalid("--detractors-topic", "REBOUND_DETRACTORS_TOPIC", "must not be empty");
+    return runtime::InvalidSetting("--detractors-topic", "REBOUND_DETRACTORS_TOPIC",
+                                   "must not be empty");
   }
   if (config.case_events_topic.empty()) {
-    return Invalid("--case-events-topic", "REBOUND_CASE_EVENTS_TOPIC", "must not be empty");
+    return runtime::InvalidSetting("--case-events-topic", "REBOUND_CASE_EVENTS_TOPIC",
+                                   "must not be empty");
   }
   if (config.consumer_group.empty()) {
-    return Invalid("--consumer-group", "REBOUND_CONSUMER_GROUP", "must not be empty");
+    return runtime::InvalidSetting("--consumer-group", "REBOUND_CONSUMER_GROUP",
+                                   "must not be empty");
   }
   if (!config.link_keys.empty()) {
     if (auto signer = token::LinkSigner::FromConfig(config.link_keys); !signer.ok()) {
-      return Invalid("--link-keys", "REBOUND_LINK_KEYS", std::string(signer.status().message()));
+      return runtime::InvalidSetting("--link-keys", "REBOUND_LINK_KEYS",
+                                     std::string(signer.status().message()));
     }
   }
-  if (absl::Status s = CheckRange(config.closed_retention_hours, 1, 24 * 3660,
-                                  "--closed-retention-hours", "REBOUND_CLOSED_RETENTION_HOURS");
+  if (absl::Status s =
+          runtime::CheckSettingRange(config.closed_retention_hours, 1, 24 * 3660,
+                                     "--closed-retention-hours", "REBOUND_CLOSED_RETENTION_HOURS");
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckRange(config.overdue_interval_seconds, 1, 3600,
-                                  "--overdue-interval-seconds", "REBOUND_OVERDUE_INTERVAL_SECONDS");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckRange(config.outbox_interval_ms, 10, 60000, "--outbox-interval-ms",
-                                  "REBOUND_OUTBOX_INTERVAL_MS");
+  if (absl::Status s = runtime::CheckSettingRange(config.overdue_interval_seconds, 1, 3600,
+                                                  "--overdue-interval-seconds",
+                                                  "REBOUND_OVERDUE_INTERVAL_SECONDS");
       !s.ok()) {
     return s;
   }
   if (absl::Status s =
-          CheckRange(config.outbox_claim_idle_seconds, 1, 86400, "--outbox-claim-idle-seconds",
-                     "REBOUND_OUTBOX_CLAIM_IDLE_SECONDS");
+          runtime::CheckSettingRange(config.outbox_interval_ms, 10, 60000, "--outbox-interval-ms",
+                                     "REBOUND_OUTBOX_INTERVAL_MS");
       !s.ok()) {
     return s;
   }
-  return CheckRange(config.changes_max_len, 100, 100000000, "--changes-max-len",
-                    "REBOUND_CHANGES_MAX_LEN");
+  if (absl::Status s = runtime::CheckSettingRange(config.outbox_claim_idle_seconds, 1, 86400,
+                                                  "--outbox-claim-idle-seconds",
+                                                  "REBOUND_OUTBOX_CLAIM_IDLE_SECONDS");
+      !s.ok()) {
+    return s;
+  }
+  return runtime::CheckSettingRange(config.changes_max_len, 100, 100000000, "--changes-max-len",
+                                    "REBOUND_CHANGES_MAX_LEN");
 }
 
 }  // namespace rebound::cases

@@ -10,25 +10,14 @@
 namespace rebound::classifier {
 namespace {
 
-absl::Status Invalid(const char* flag, const char* env, const std::string& problem) {
-  return absl::InvalidArgumentError(absl::StrCat(flag, " (", env, "): ", problem));
-}
-
-// Directory of the running binary, where the default config files are installed.
-std::string BinaryDir() {
-  std::error_code error;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
-  return error ? "." : exe.parent_path().string();
-}
-
 absl::Status CheckReadable(std::string& path, const char* default_name, const char* flag,
                            const char* env) {
   if (path.empty()) {
-    path = absl::StrCat(BinaryDir(), "/config/", default_name);
+    path = absl::StrCat(runtime::BinaryDirectory(), "/config/", default_name);
   }
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
-    return Invalid(flag, env, absl::StrCat("'", path, "' is not a readable file"));
+    return runtime::InvalidSetting(flag, env, absl::StrCat("'", path, "' is not a readable file"));
   }
   return absl::OkStatus();
 }
@@ -87,37 +76,41 @@ absl::Status ValidateClassifierConfig(ClassifierConfig& config) {
     return s;
   }
   if (config.responses_topic.empty()) {
-    return Invalid("--responses-topic", "REBOUND_RESPONSES_TOPIC", "must not be empty");
+    return runtime::InvalidSetting("--responses-topic", "REBOUND_RESPONSES_TOPIC",
+                                   "must not be empty");
   }
   if (config.detractors_topic.empty()) {
-    return Invalid("--detractors-topic", "REBOUND_DETRACTORS_TOPIC", "must not be empty");
+    return runtime::InvalidSetting("--detractors-topic", "REBOUND_DETRACTORS_TOPIC",
+                                   "must not be empty");
   }
   if (config.DeadLetterTopic() == config.responses_topic ||
       config.DeadLetterTopic() == config.detractors_topic) {
-    return Invalid("--dead-letter-topic", "REBOUND_DEAD_LETTER_TOPIC",
-                   "must differ from the responses and detractors topics");
+    return runtime::InvalidSetting("--dead-letter-topic", "REBOUND_DEAD_LETTER_TOPIC",
+                                   "must differ from the responses and detractors topics");
   }
   if (config.group_id.empty()) {
-    return Invalid("--consumer-group", "REBOUND_CONSUMER_GROUP", "must not be empty");
+    return runtime::InvalidSetting("--consumer-group", "REBOUND_CONSUMER_GROUP",
+                                   "must not be empty");
   }
   if (config.transactional_id_prefix.empty()) {
-    return Invalid("--transactional-id-prefix", "REBOUND_TRANSACTIONAL_ID_PREFIX",
-                   "must not be empty");
+    return runtime::InvalidSetting("--transactional-id-prefix", "REBOUND_TRANSACTIONAL_ID_PREFIX",
+                                   "must not be empty");
   }
   if (config.instance_id.empty()) {
     char host[256] = {};
     if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
-      return Invalid("--instance-id", "REBOUND_INSTANCE_ID",
-                     "not given and the host name is unknown");
+      return runtime::InvalidSetting("--instance-id", "REBOUND_INSTANCE_ID",
+                                     "not given and the host name is unknown");
     }
     config.instance_id = host;
   }
   if (config.max_batch < 1 || config.max_batch > 10000) {
-    return Invalid("--max-batch", "REBOUND_MAX_BATCH",
-                   absl::StrCat(config.max_batch, " is outside the allowed range 1 to 10000"));
+    return runtime::InvalidSetting(
+        "--max-batch", "REBOUND_MAX_BATCH",
+        absl::StrCat(config.max_batch, " is outside the allowed range 1 to 10000"));
   }
   if (config.poll_timeout_ms < 10 || config.poll_timeout_ms > 10000) {
-    return Invalid(
+    return runtime::InvalidSetting(
         "--poll-timeout-ms", "REBOUND_POLL_TIMEOUT_MS",
         absl::StrCat(config.poll_timeout_ms, " is outside the allowed range 10 to 10000"));
   }

@@ -3,21 +3,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace rebound::ingest {
-namespace {
-
-absl::Status Invalid(const char* flag, const char* env, const std::string& problem) {
-  return absl::InvalidArgumentError(absl::StrCat(flag, " (", env, "): ", problem));
-}
-
-absl::Status CheckRange(int value, int min, int max, const char* flag, const char* env) {
-  if (value < min || value > max) {
-    return Invalid(flag, env,
-                   absl::StrCat(value, " is outside the allowed range ", min, " to ", max));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 IngestorOptions IngestConfig::Ingestor() const {
   IngestorOptions options;
@@ -84,50 +69,56 @@ absl::Status ValidateIngestConfig(const IngestConfig& config) {
     return s;
   }
   if (config.responses_topic.empty()) {
-    return Invalid("--responses-topic", "REBOUND_RESPONSES_TOPIC", "must not be empty");
+    return runtime::InvalidSetting("--responses-topic", "REBOUND_RESPONSES_TOPIC",
+                                   "must not be empty");
   }
   if (!config.webhook_secret.empty() && config.webhook_secret.size() < 16) {
-    return Invalid("--webhook-secret", "REBOUND_WEBHOOK_SECRET",
-                   "must be at least 16 bytes long (or empty to turn the webhook off)");
+    return runtime::InvalidSetting(
+        "--webhook-secret", "REBOUND_WEBHOOK_SECRET",
+        "must be at least 16 bytes long (or empty to turn the webhook off)");
   }
-  if (auto s = CheckRange(config.webhook_max_age_seconds, 1, 3600, "--webhook-max-age-seconds",
-                          "REBOUND_WEBHOOK_MAX_AGE_SECONDS");
+  if (auto s = runtime::CheckSettingRange(config.webhook_max_age_seconds, 1, 3600,
+                                          "--webhook-max-age-seconds",
+                                          "REBOUND_WEBHOOK_MAX_AGE_SECONDS");
       !s.ok()) {
     return s;
   }
-  if (auto s = CheckRange(config.webhook_max_body_bytes, 1024, 64 << 20, "--webhook-max-body-bytes",
-                          "REBOUND_WEBHOOK_MAX_BODY_BYTES");
+  if (auto s =
+          runtime::CheckSettingRange(config.webhook_max_body_bytes, 1024, 64 << 20,
+                                     "--webhook-max-body-bytes", "REBOUND_WEBHOOK_MAX_BODY_BYTES");
       !s.ok()) {
     return s;
   }
-  if (auto s = CheckRange(config.clock_skew_seconds, 0, 3600, "--clock-skew-seconds",
-                          "REBOUND_CLOCK_SKEW_SECONDS");
+  if (auto s = runtime::CheckSettingRange(config.clock_skew_seconds, 0, 3600,
+                                          "--clock-skew-seconds", "REBOUND_CLOCK_SKEW_SECONDS");
       !s.ok()) {
     return s;
   }
-  if (auto s = CheckRange(config.dedupe_window_seconds, 60, 365 * 24 * 3600,
-                          "--dedupe-window-seconds", "REBOUND_DEDUPE_WINDOW_SECONDS");
+  if (auto s =
+          runtime::CheckSettingRange(config.dedupe_window_seconds, 60, 365 * 24 * 3600,
+                                     "--dedupe-window-seconds", "REBOUND_DEDUPE_WINDOW_SECONDS");
       !s.ok()) {
     return s;
   }
   if (!(config.publish_timeout_seconds >= 0.1 && config.publish_timeout_seconds <= 120)) {
-    return Invalid(
+    return runtime::InvalidSetting(
         "--publish-timeout-seconds", "REBOUND_PUBLISH_TIMEOUT_SECONDS",
         absl::StrCat(config.publish_timeout_seconds, " is outside the allowed range 0.1 to 120"));
   }
-  if (auto s = CheckRange(config.pending_ttl_seconds, 1, 3600, "--pending-ttl-seconds",
-                          "REBOUND_PENDING_TTL_SECONDS");
+  if (auto s = runtime::CheckSettingRange(config.pending_ttl_seconds, 1, 3600,
+                                          "--pending-ttl-seconds", "REBOUND_PENDING_TTL_SECONDS");
       !s.ok()) {
     return s;
   }
   // A claim that expired while its publish is still running would let a resend publish too.
   if (config.pending_ttl_seconds < 2 * config.publish_timeout_seconds) {
-    return Invalid("--pending-ttl-seconds", "REBOUND_PENDING_TTL_SECONDS",
-                   absl::StrCat("must be at least twice --publish-timeout-seconds (",
-                                config.publish_timeout_seconds, " s)"));
+    return runtime::InvalidSetting(
+        "--pending-ttl-seconds", "REBOUND_PENDING_TTL_SECONDS",
+        absl::StrCat("must be at least twice --publish-timeout-seconds (",
+                     config.publish_timeout_seconds, " s)"));
   }
-  if (auto s = CheckRange(config.batch_chunk_size, 1, 10000, "--batch-chunk-size",
-                          "REBOUND_BATCH_CHUNK_SIZE");
+  if (auto s = runtime::CheckSettingRange(config.batch_chunk_size, 1, 10000, "--batch-chunk-size",
+                                          "REBOUND_BATCH_CHUNK_SIZE");
       !s.ok()) {
     return s;
   }

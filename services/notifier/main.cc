@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   if (std::optional<int> code = rebound::runtime::ParseOrExit(app, argc, argv)) {
     return *code;
   }
-  if (absl::Status s = rebound::notifier::ValidateNotifierOptions(options, argv[0]); !s.ok()) {
+  if (absl::Status s = rebound::notifier::ValidateNotifierOptions(options); !s.ok()) {
     std::fprintf(stderr, "rebound-notifier: %s\n", std::string(s.message()).c_str());
     return 2;
   }

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <filesystem>
 #include <random>
 #include <utility>
 
@@ -28,23 +27,7 @@
 #include "render.h"
 
 namespace rebound::notifier {
-namespace {
-
-absl::Status FlagError(absl::string_view flag, absl::string_view env, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(flag, " (", env, "): ", problem));
-}
-
-// Directory of the running binary, for the default templates directory.
-std::string BinaryDir(const std::string& argv0) {
-  std::error_code ec;
-  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) {
-    exe = std::filesystem::absolute(argv0, ec);
-  }
-  return exe.parent_path().string();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void AddNotifierOptions(CLI::App& app, NotifierOptions& o) {
   runtime::AddCommonOptions(app, o.common, {.grpc_port = 0, .http_port = 8084});
@@ -130,26 +113,29 @@ void AddNotifierOptions(CLI::App& app, NotifierOptions& o) {
       ->capture_default_str();
 }
 
-absl::Status ValidateNotifierOptions(NotifierOptions& o, const std::string& argv0) {
+absl::Status ValidateNotifierOptions(NotifierOptions& o) {
   if (absl::Status s = runtime::ValidateCommonOptions(o.common); !s.ok()) {
     return s;
   }
   if (o.events_topic.empty()) {
-    return FlagError("--case-events-topic", "REBOUND_CASE_EVENTS_TOPIC", "must not be empty");
+    return runtime::InvalidSetting("--case-events-topic", "REBOUND_CASE_EVENTS_TOPIC",
+                                   "must not be empty");
   }
   if (o.dlq_topic.empty()) {
     o.dlq_topic = o.events_topic + ".dlq";
   }
   if (o.dlq_topic == o.events_topic) {
-    return FlagError("--dead-letter-topic", "REBOUND_DEAD_LETTER_TOPIC",
-                     "must differ from --case-events-topic");
+    return runtime::InvalidSetting("--dead-letter-topic", "REBOUND_DEAD_LETTER_TOPIC",
+                                   "must differ from --case-events-topic");
   }
   if (o.group_id.empty()) {
-    return FlagError("--consumer-group", "REBOUND_CONSUMER_GROUP", "must not be empty");
+    return runtime::InvalidSetting("--consumer-group", "REBOUND_CONSUMER_GROUP",
+                                   "must not be empty");
   }
   absl::StatusOr<mail::StartTls> starttls = mail::ParseStartTls(o.smtp_starttls);
   if (!starttls.ok()) {
-    return FlagError("--smtp-starttls", "REBOUND_SMTP_STARTTLS", starttls.status().message());
+    return runtime::InvalidSetting("--smtp-starttls", "REBOUND_SMTP_STARTTLS",
+                                   starttls.status().message());
   }
   mail::SmtpConfig smtp{.url = o.smtp_url,
                         .username = o.smtp_username,
@@ -159,40 +145,41 @@ absl::Status ValidateNotifierOptions(NotifierOptions& o, const std::string& argv
                         .timeout = absl::Seconds(o.smtp_timeout_seconds),
                         .ca_file = ""};
   if (absl::Status s = mail::ValidateSmtpConfig(smtp); !s.ok()) {
-    return FlagError("--smtp-url", "REBOUND_SMTP_URL", s.message());
+    return runtime::InvalidSetting("--smtp-url", "REBOUND_SMTP_URL", s.message());
   }
   if (absl::Status s = mail::ValidateEmail(o.mail_from); !s.ok()) {
-    return FlagError("--mail-from", "REBOUND_MAIL_FROM", s.message());
+    return runtime::InvalidSetting("--mail-from", "REBOUND_MAIL_FROM", s.message());
   }
   if (absl::Status s = mail::ValidateHeaderValue(o.mail_from_name, "name"); !s.ok()) {
-    return FlagError("--mail-from-name", "REBOUND_MAIL_FROM_NAME", s.message());
+    return runtime::InvalidSetting("--mail-from-name", "REBOUND_MAIL_FROM_NAME", s.message());
   }
   if (o.message_id_domain.empty() ||
       !mail::ValidateEmail(absl::StrCat("x@", o.message_id_domain)).ok() ||
       o.message_id_domain.find('@') != std::string::npos) {
-    return FlagError("--message-id-domain", "REBOUND_MESSAGE_ID_DOMAIN",
-                     "must be a domain name such as rebound.example.com");
+    return runtime::InvalidSetting("--message-id-domain", "REBOUND_MESSAGE_ID_DOMAIN",
+                                   "must be a domain name such as rebound.example.com");
   }
   if (!o.fallback_recipient.empty()) {
     if (absl::Status s = mail::ValidateEmail(o.fallback_recipient); !s.ok()) {
-      return FlagError("--fallback-recipient", "REBOUND_FALLBACK_RECIPIENT", s.message());
+      return runtime::InvalidSetting("--fallback-recipient", "REBOUND_FALLBACK_RECIPIENT",
+                                     s.message());
     }
   }
   if (!absl::StartsWith(o.link_base_url, "http://") &&
       !absl::StartsWith(o.link_base_url, "https://")) {
-    return FlagError("--link-base-url", "REBOUND_LINK_BASE_URL",
-                     "must start with http:// or https://");
+    return runtime::InvalidSetting("--link-base-url", "REBOUND_LINK_BASE_URL",
+                                   "must start with http:// or https://");
   }
   while (absl::EndsWith(o.link_base_url, "/")) {
     o.link_base_url.pop_back();
   }
   if (o.link_keys.empty()) {
-    return FlagError("--link-keys", "REBOUND_LINK_KEYS",
-                     "required: the resolution links are signed with these keys");
+    return runtime::InvalidSetting("--link-keys", "REBOUND_LINK_KEYS",
+                                   "required: the resolution links are signed with these keys");
   }
   if (absl::StatusOr<token::LinkSigner> signer = token::LinkSigner::FromConfig(o.link_keys);
       !signer.ok()) {
-    return FlagError("--link-keys", "REBOUND_LINK_KEYS", signer.status().message());
+    return runtime::InvalidSetting("--link-keys", "REBOUND_LINK_KEYS", signer.status().message());
   }
   struct Bound {
     const char* flag;
@@ -210,22 +197,25 @@ absl::Status ValidateNotifierOptions(NotifierOptions& o, const std::string& argv
         Bound{"--retry-max-seconds", "REBOUND_RETRY_MAX_SECONDS", o.retry_max_seconds},
         Bound{"--sent-ttl-days", "REBOUND_SENT_TTL_DAYS", o.sent_ttl_days}}) {
     if (b.value <= 0) {
-      return FlagError(b.flag, b.env, absl::StrCat(b.value, " is not a positive number"));
+      return runtime::InvalidSetting(b.flag, b.env,
+                                     absl::StrCat(b.value, " is not a positive number"));
     }
   }
   absl::TimeZone tz;
   if (!absl::LoadTimeZone(o.time_zone, &tz)) {
-    return FlagError("--time-zone", "REBOUND_TIME_ZONE",
-                     absl::StrCat("unknown time zone '", o.time_zone, "'"));
+    return runtime::InvalidSetting("--time-zone", "REBOUND_TIME_ZONE",
+                                   absl::StrCat("unknown time zone '", o.time_zone, "'"));
   }
   if (o.templates_dir.empty()) {
-    o.templates_dir = BinaryDir(argv0) + "/templates";
+    o.templates_dir = runtime::BinaryDirectory() + "/templates";
   }
   if (absl::StatusOr<TemplateSet> t = TemplateSet::Load(o.templates_dir); !t.ok()) {
-    return FlagError("--templates-dir", "REBOUND_TEMPLATES_DIR", t.status().message());
+    return runtime::InvalidSetting("--templates-dir", "REBOUND_TEMPLATES_DIR",
+                                   t.status().message());
   }
   if (absl::StatusOr<Directory> d = Directory::Load(o.directory_file); !d.ok()) {
-    return FlagError("--directory-file", "REBOUND_DIRECTORY_FILE", d.status().message());
+    return runtime::InvalidSetting("--directory-file", "REBOUND_DIRECTORY_FILE",
+                                   d.status().message());
   }
   return absl::OkStatus();
 }

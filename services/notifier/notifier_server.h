@@ -53,8 +53,8 @@ struct NotifierOptions {
 void AddNotifierOptions(CLI::App& app, NotifierOptions& options);
 
 // Checks every setting and fills derived defaults (DLQ topic, templates dir); the message names
-// the flag and the problem. `argv0` locates the default templates directory.
-absl::Status ValidateNotifierOptions(NotifierOptions& options, const std::string& argv0);
+// the flag and the problem. The default templates directory lies beside the binary.
+absl::Status ValidateNotifierOptions(NotifierOptions& options);
 
 class NotifierServer {
  public:

@@ -15,6 +15,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "rebound/kafka/kafka.h"
 #include "rebound/redis/redis.h"
 
@@ -70,6 +71,19 @@ absl::Status ValidateCommonOptions(const CommonOptions& options);
 
 // Validates a "host:port" setting (port 0..65535). `what` names the flag in the message.
 absl::Status ValidateHostPort(std::string_view value, std::string_view what);
+
+// An INVALID_ARGUMENT status naming the setting both ways, as every Rebound binary reports bad
+// configuration: "--flag (REBOUND_FLAG): problem".
+absl::Status InvalidSetting(absl::string_view flag, absl::string_view env,
+                            absl::string_view problem);
+
+// OK when min <= value <= max; otherwise InvalidSetting() saying the value and the range.
+absl::Status CheckSettingRange(int64_t value, int64_t min, int64_t max, absl::string_view flag,
+                               absl::string_view env);
+
+// The directory of the running binary, where its default config files and templates are
+// installed; "." when it cannot be found.
+std::string BinaryDirectory();
 
 // Parses argv into `app` and returns the process exit code to use when parsing ended the
 // program (--help: 0, bad flag: 2), or nullopt to go on. Prints CLI11's message.
