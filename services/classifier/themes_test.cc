@@ -2,12 +2,11 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rebound/testing/real_data.h"
 
 namespace rebound::classifier {
 namespace {
@@ -102,85 +101,6 @@ TEST(ThemesTest, DefaultLexiconHasTheAgreedThemes) {
 // so the tests read them in place and pick comments by id; they are skipped when the data is
 // not there. REBOUND_REAL_DATA_DIR overrides the default location beside the checkout.
 
-std::string RealDataDir() {
-  if (const char* dir = std::getenv("REBOUND_REAL_DATA_DIR"); dir != nullptr) {
-    return dir;
-  }
-  return SourceDir() + "/../shared/data/real";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-// Windows-1252 to UTF-8; the five undefined bytes map to U+FFFD.
-std::string Cp1252ToUtf8(std::string_view in) {
-  static constexpr char16_t kHigh[32] = {
-      0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-      0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-      0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
-  std::string out;
-  for (char c : in) {
-    const auto b = static_cast<unsigned char>(c);
-    const char32_t cp = b < 0x80 ? b : (b < 0xA0 ? kHigh[b - 0x80] : b);
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-  return out;
-}
-
-// A small RFC 4180 reader: quoted fields with "" escapes and line breaks inside quotes.
-std::vector<std::vector<std::string>> ParseCsv(std::string_view text) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field.push_back('"');
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field.push_back(c);
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      row.push_back(std::move(field));
-      field.clear();
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
-        ++i;
-      }
-      row.push_back(std::move(field));
-      field.clear();
-      rows.push_back(std::move(row));
-      row.clear();
-    } else {
-      field.push_back(c);
-    }
-  }
-  if (!field.empty() || !row.empty()) {
-    row.push_back(std::move(field));
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
 struct Comment {
   std::string dataset;
   std::string id;
@@ -194,28 +114,30 @@ struct Comment {
 const std::vector<Comment>& AllComments() {
   static const auto* comments = [] {
     auto* all = new std::vector<Comment>();
-    const std::string dir = RealDataDir();
-    auto rows = ParseCsv(ReadFile(dir + "/bbva-mx-senda-nps/nps_thermal_senda_mx_sample.csv"));
+    const std::string dir = testing::RealDataDir();
+    auto rows = testing::ParseCsv(
+        testing::ReadFileBytes(dir + "/bbva-mx-senda-nps/nps_thermal_senda_mx_sample.csv"));
     for (size_t r = 1; r < rows.size(); ++r) {
       if (rows[r].size() >= 5 && !rows[r][4].empty()) {
         all->push_back({"bbva", rows[r][1], std::atoi(rows[r][3].c_str()), rows[r][4]});
       }
     }
-    rows = ParseCsv(Cp1252ToUtf8(ReadFile(dir + "/botanic-garden-centre-nps/nps.csv")));
+    rows = testing::ParseCsv(testing::Windows1252ToUtf8(
+        testing::ReadFileBytes(dir + "/botanic-garden-centre-nps/nps.csv")));
     for (size_t r = 1; r < rows.size(); ++r) {
       if (rows[r].size() >= 6 && rows[r][5] != "NA" && !rows[r][5].empty()) {
         all->push_back({"botanic", rows[r][1],
                         rows[r][2] == "NA" ? -1 : std::atoi(rows[r][2].c_str()), rows[r][5]});
       }
     }
-    rows = ParseCsv(ReadFile(dir + "/miro-nps/nps.csv"));
+    rows = testing::ParseCsv(testing::ReadFileBytes(dir + "/miro-nps/nps.csv"));
     for (size_t r = 1; r < rows.size(); ++r) {
       if (rows[r].size() >= 3 && !rows[r][1].empty()) {
         all->push_back({"miro", std::to_string(r), std::atoi(rows[r][2].c_str()), rows[r][1]});
       }
     }
-    rows =
-        ParseCsv(ReadFile(dir + "/coderefinery-post-workshop/post_workshop_survey_2019-2021.csv"));
+    rows = testing::ParseCsv(testing::ReadFileBytes(
+        dir + "/coderefinery-post-workshop/post_workshop_survey_2019-2021.csv"));
     for (size_t r = 1; r < rows.size(); ++r) {
       for (size_t c = 14; c < rows[r].size(); ++c) {
         if (!rows[r][c].empty()) {
@@ -229,7 +151,9 @@ const std::vector<Comment>& AllComments() {
   return *comments;
 }
 
-bool HaveRealData() { return std::filesystem::exists(RealDataDir() + "/miro-nps/nps.csv"); }
+bool HaveRealData() {
+  return std::filesystem::exists(testing::RealDataDir() + "/miro-nps/nps.csv");
+}
 
 const Comment* FindComment(const std::string& dataset, const std::string& id) {
   for (const Comment& c : AllComments()) {
@@ -308,7 +232,7 @@ constexpr Expected kExpected[] = {
 
 TEST(ThemesRealDataTest, RealDetractorCommentsGetTheExpectedTheme) {
   if (!HaveRealData()) {
-    GTEST_SKIP() << "no real survey data under " << RealDataDir();
+    GTEST_SKIP() << "no real survey data under " << testing::RealDataDir();
   }
   for (const Expected& e : kExpected) {
     const Comment* comment = FindComment(e.dataset, e.id);
@@ -322,7 +246,7 @@ TEST(ThemesRealDataTest, RealDetractorCommentsGetTheExpectedTheme) {
 
 TEST(ThemesRealDataTest, EveryCommentGetsAThemeAndMostDetractorsASpecificOne) {
   if (!HaveRealData()) {
-    GTEST_SKIP() << "no real survey data under " << RealDataDir();
+    GTEST_SKIP() << "no real survey data under " << testing::RealDataDir();
   }
   std::vector<std::string> ids = DefaultLexicon().ThemeIds();
   ids.emplace_back(Lexicon::kGeneralId);

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rebound/mail/mime.h"
+#include "rebound/testing/real_data.h"
 
 namespace rebound::notifier {
 namespace {
@@ -28,13 +28,6 @@ const absl::Time kNow = absl::FromUnixSeconds(1796112000);  // 2026-12-01 08:00 
 std::string SourceDir() {
   const char* dir = std::getenv("REBOUND_SOURCE_DIR");
   return dir == nullptr ? "." : dir;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 const TemplateSet& Templates() {
@@ -111,7 +104,7 @@ void ExpectGolden(const std::string& name, const std::string& actual) {
   }
   ASSERT_TRUE(std::filesystem::exists(path)) << path << " is missing; run with "
                                              << "REBOUND_UPDATE_GOLDEN=1 to create it";
-  EXPECT_EQ(ReadFile(path), actual) << "differs from " << path;
+  EXPECT_EQ(testing::ReadFileBytes(path), actual) << "differs from " << path;
 }
 
 RenderedMail RenderAlert(const v1::CaseEvent& e) {
@@ -326,64 +319,13 @@ TEST(RenderTest, BrokenTemplateIsRefusedAtLoad) {
 
 // --- The call opener never repeats the respondent's words or score -----------------------
 
-// Splits a CSV file (RFC 4180 quoting, fields may span lines) into rows.
-std::vector<std::vector<std::string>> ParseCsv(const std::string& data) {
-  std::vector<std::vector<std::string>> rows(1);
-  std::string field;
-  bool quoted = false;
-  for (size_t i = 0; i < data.size(); ++i) {
-    const char c = data[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < data.size() && data[i + 1] == '"') {
-        field.push_back('"');
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field.push_back(c);
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      rows.back().push_back(std::move(field));
-      field.clear();
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < data.size() && data[i + 1] == '\n') {
-        ++i;
-      }
-      rows.back().push_back(std::move(field));
-      field.clear();
-      rows.emplace_back();
-    } else {
-      field.push_back(c);
-    }
+std::vector<std::string> Column(const std::string& path, const std::string& name,
+                                bool windows1252) {
+  std::string data = testing::ReadFileBytes(path);
+  if (windows1252) {
+    data = testing::Windows1252ToUtf8(data);
   }
-  if (!field.empty() || !rows.back().empty()) {
-    rows.back().push_back(std::move(field));
-  }
-  return rows;
-}
-
-// Windows-1252 bytes read as Latin-1, re-encoded as UTF-8: close enough to compare words.
-std::string Latin1ToUtf8(const std::string& in) {
-  std::string out;
-  for (unsigned char c : in) {
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back(static_cast<char>(0xc0 | (c >> 6)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> Column(const std::string& path, const std::string& name, bool latin1) {
-  std::string data = ReadFile(path);
-  if (latin1) {
-    data = Latin1ToUtf8(data);
-  }
-  const auto rows = ParseCsv(data);
+  const auto rows = testing::ParseCsv(data);
   std::vector<std::string> values;
   if (rows.empty()) {
     return values;
@@ -446,7 +388,7 @@ std::string StripTags(const std::string& html) {
 }
 
 TEST(CallOpenerTest, NeverRepeatsCommentWordsOrScoreForAnyRealComment) {
-  const std::string real = SourceDir() + "/../shared/data/real";
+  const std::string real = testing::RealDataDir();
   if (!std::filesystem::exists(real)) {
     GTEST_SKIP() << "real survey data not found at " << real;
   }
@@ -464,10 +406,10 @@ TEST(CallOpenerTest, NeverRepeatsCommentWordsOrScoreForAnyRealComment) {
   // Words the opener may contain anyway: its fixed template text, the theme phrases and the
   // names it greets with.
   const std::string tmpl =
-      ReadFile(SourceDir() + "/services/notifier/templates/alert.txt.mustache");
+      testing::ReadFileBytes(SourceDir() + "/services/notifier/templates/alert.txt.mustache");
   std::set<std::string> allowed = Words(Section(tmpl, "A WAY TO OPEN THE CALL", "\n--\n"), 1);
   const std::string html_tmpl =
-      ReadFile(SourceDir() + "/services/notifier/templates/alert.html.mustache");
+      testing::ReadFileBytes(SourceDir() + "/services/notifier/templates/alert.html.mustache");
   for (const std::string& w :
        Words(StripTags(Section(html_tmpl, "<!-- opener -->", "<!-- /opener -->")), 1)) {
     allowed.insert(w);
